@@ -1,0 +1,2 @@
+// Entry point: implementation in progress.
+export {};

@@ -56,3 +56,9 @@ export interface SampleResult {
 export function suspicionOf(key: ScoreKey, value: number): number {
   return key === 'clipScore' ? -value : value;
 }
+
+/** How the panel and the Explorer decide which samples are flagged. */
+export type FlagPolicy =
+  | { kind: 'top-percent'; detector: ScoreKey; percent: number }
+  | { kind: 'threshold'; detector: ScoreKey; threshold: number }
+  | { kind: 'risky' };

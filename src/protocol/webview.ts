@@ -2,16 +2,13 @@
  * Messages between the extension host and the results panel (webview postMessage).
  * Every webview→host message is untrusted: the host runs parseWebviewMessage before acting.
  */
-import type { SampleResult, ScoreKey } from '../core/types';
+import type { FlagPolicy, SampleResult, ScoreKey } from '../core/types';
+export type { FlagPolicy };
 import type { NeighbourInfo, ScanSummary } from './backend';
 
 export type ExportFormat = 'csv' | 'jsonl' | 'parquet' | 'deletion-list' | 'clean-manifest' | 'safe-set';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'jsonl', 'parquet', 'deletion-list', 'clean-manifest', 'safe-set'];
 
-export type FlagPolicy =
-  | { kind: 'top-percent'; detector: ScoreKey; percent: number }
-  | { kind: 'threshold'; detector: ScoreKey; threshold: number }
-  | { kind: 'risky' };
 
 export interface PanelState {
   sortBy: ScoreKey;

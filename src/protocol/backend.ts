@@ -4,6 +4,10 @@
  */
 import type { DetectorName, NeighbourMapping, SampleResult } from '../core/types';
 
+/** What the results can be exported as. The backend writes every export (atomically, never inside the dataset unless asked). */
+export type ExportFormat = 'csv' | 'jsonl' | 'parquet' | 'deletion-list' | 'clean-manifest' | 'safe-set';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'jsonl', 'parquet', 'deletion-list', 'clean-manifest', 'safe-set'];
+
 export type DevicePreference = 'auto' | 'cpu' | 'cuda';
 export type Device = 'cuda' | 'cpu';
 
@@ -54,6 +58,7 @@ export type HostToBackend =
   | { type: 'cancel'; requestId: string }
   | { type: 'thumbnails'; requestId: string; resultsDir: string; sampleIds: string[]; size: number }
   | { type: 'neighbours'; requestId: string; resultsDir: string; sampleId: string; count: number }
+  | { type: 'export'; requestId: string; resultsDir: string; format: ExportFormat; excludeIds: string[]; outPath: string }
   | { type: 'shutdown' };
 
 export type BackendToHost =
@@ -64,6 +69,7 @@ export type BackendToHost =
   | { type: 'scanDone'; requestId: string; summary: ScanSummary; resultsDir: string }
   | { type: 'thumbnails'; requestId: string; items: { sampleId: string; path: string | null; error?: string }[] }
   | { type: 'neighbours'; requestId: string; sampleId: string; neighbours: NeighbourInfo[] }
+  | { type: 'exported'; requestId: string; outPath: string; rowCount: number }
   | { type: 'cancelled'; requestId: string }
   | { type: 'failed'; requestId: string | null; message: string; detail?: string };
 

@@ -4,10 +4,9 @@
  */
 import type { FlagPolicy, SampleResult, ScoreKey } from '../core/types';
 export type { FlagPolicy };
-import type { NeighbourInfo, ScanSummary } from './backend';
+import type { ExportFormat, NeighbourInfo, ScanSummary } from './backend';
+export { EXPORT_FORMATS, type ExportFormat } from './backend';
 
-export type ExportFormat = 'csv' | 'jsonl' | 'parquet' | 'deletion-list' | 'clean-manifest' | 'safe-set';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'jsonl', 'parquet', 'deletion-list', 'clean-manifest', 'safe-set'];
 
 
 export interface PanelState {

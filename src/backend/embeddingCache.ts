@@ -1,8 +1,9 @@
 /**
  * Embedding cache, kept outside the dataset (default `<cacheDir>/embeddings/<model fingerprint>/{images,texts}/`).
  *
- * Keyed by model (the folder) and by sample content (the key: a reader's contentKey for images, the caption text for
- * captions), so a second scan of an unchanged dataset embeds nothing and a changed file gets a new key.
+ * Keyed by model (the folder) and by sample content (images: dataset path + image locator + the reader's contentKey,
+ * i.e. size + mtime; captions: the exact text), so a second scan of an unchanged dataset embeds nothing and a changed
+ * file gets a new key.
  * New vectors are flushed as durable chunk files while the scan runs (temp file + fsync + rename), so a scan killed
  * halfway resumes from the last chunk. Each chunk ends with a SHA-256 of its body: a truncated or corrupt chunk is
  * ignored, never trusted.
@@ -43,9 +44,13 @@ export function textCacheKey(caption: string): string {
   return `text\0${caption}`;
 }
 
-/** The cache key of an image: the reader's content key (bytes hash or path+size+mtime). */
-export function imageCacheKey(contentKey: string): string {
-  return `image\0${contentKey}`;
+/**
+ * The cache key of an image: where it is (dataset real path + the sample's image locator) and the reader's content key
+ * (size + mtime): readers' content keys do not name the file, so two same-sized files written in the same millisecond
+ * must still get different keys.
+ */
+export function imageCacheKey(datasetRoot: string, image: string, contentKey: string): string {
+  return `image\0${datasetRoot}\0${image}\0${contentKey}`;
 }
 
 interface ParsedChunk {

@@ -275,3 +275,9 @@ export async function variantsInFolder(dir: string): Promise<PrecisionVariant[]>
 export function descriptorFiles(descriptor: ModelDescriptor): string[] {
   return [...new Set([descriptor.image.file, descriptor.text.file])];
 }
+
+/** For each known layout, the files a variant needs, in layout order (what a download tries, first to last). */
+export function layoutFileSets(variant: PrecisionVariant): { layout: LayoutRule['layout']; files: string[] }[] {
+  const suffix = variantSuffix(variant);
+  return LAYOUTS.map((rule) => ({ layout: rule.layout, files: [...new Set([rule.imageFile(suffix), rule.textFile(suffix)])] }));
+}

@@ -30,6 +30,10 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
 
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 export function tableFormatOf(path: string): TableFormat | null {
   switch (extname(path).toLowerCase()) {
     case '.csv':
@@ -61,7 +65,7 @@ export async function readTable(path: string, options: { columns?: string[] } = 
  * CRLF and LF both end records; blank lines are skipped. A row with a different field count than the header is an error row.
  */
 export function parseDelimited(text: string, delimiter: ',' | '\t'): Table {
-  const records = splitRecords(text, delimiter);
+  const records = splitRecords(withoutBom(text), delimiter);
   const header = records.shift();
   if (header === undefined) return { columns: [], rows: [] };
   const columns = header.fields;
@@ -88,65 +92,88 @@ interface DelimitedRecord {
 }
 
 function splitRecords(text: string, delimiter: string): DelimitedRecord[] {
+  // Whole fields are sliced out (indexOf for quotes, a char-code scan otherwise) rather than built char by char.
   const records: DelimitedRecord[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let fieldStarted = false; // distinguishes an empty line from a record of empty fields
+  const length = text.length;
+  let at = 0;
   let line = 1;
-  let recordLine = 1;
-  const endRecord = () => {
-    if (fieldStarted || fields.length > 0) {
-      fields.push(field);
-      records.push({ fields, line: recordLine });
-    }
-    fields = [];
-    field = '';
-    fieldStarted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else {
-          inQuotes = false;
-        }
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
+  while (at < length) {
+    // Blank lines between records are skipped.
+    if (text[at] === '\n' || text[at] === '\r') {
+      if (text[at] === '\r' && text[at + 1] === '\n') at++;
+      at++;
+      line++;
       continue;
     }
-    if (ch === '"' && field.length === 0) {
-      inQuotes = true;
-      fieldStarted = true;
-    } else if (ch === delimiter) {
+    const recordLine = line;
+    const fields: string[] = [];
+    for (;;) {
+      let field: string;
+      if (text[at] === '"') {
+        const parts: string[] = [];
+        let from = at + 1;
+        for (;;) {
+          const quote = text.indexOf('"', from);
+          if (quote < 0) throw new Error(`unterminated quoted field starting on line ${recordLine}`);
+          parts.push(text.slice(from, quote));
+          if (text[quote + 1] === '"') {
+            parts.push('"');
+            from = quote + 2;
+          } else {
+            at = quote + 1;
+            break;
+          }
+        }
+        field = parts.join('');
+        line += countNewlines(field);
+        // Lenient: text between a closing quote and the next delimiter is kept.
+        const end = fieldEnd(text, at, delimiter);
+        field += text.slice(at, end);
+        at = end;
+      } else {
+        const end = fieldEnd(text, at, delimiter);
+        field = text.slice(at, end);
+        at = end;
+      }
       fields.push(field);
-      field = '';
-      fieldStarted = true;
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      endRecord();
+      if (at < length && text[at] === delimiter) {
+        at++;
+        continue;
+      }
+      break;
+    }
+    records.push({ fields, line: recordLine });
+    if (at < length) {
+      if (text[at] === '\r' && text[at + 1] === '\n') at++;
+      at++;
       line++;
-      recordLine = line;
-    } else {
-      field += ch;
-      fieldStarted = true;
     }
   }
-  if (inQuotes) throw new Error(`unterminated quoted field starting on line ${recordLine}`);
-  endRecord();
   return records;
+}
+
+/** Index of the next delimiter, CR or LF at or after `from` (or the text length). */
+function fieldEnd(text: string, from: number, delimiter: string): number {
+  const stop = delimiter.charCodeAt(0);
+  let i = from;
+  for (; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === stop || code === 10 || code === 13) break;
+  }
+  return i;
+}
+
+function countNewlines(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count++;
+  return count;
 }
 
 /** One JSON object per line; blank lines are skipped; a line that is not a JSON object is an error row. */
 export function parseJsonl(text: string): Table {
   const columns = new Set<string>();
   const rows: TableRow[] = [];
-  const lines = text.split('\n');
+  const lines = withoutBom(text).split('\n');
   lines.forEach((lineText, index) => {
     if (lineText.trim().length === 0) return;
     const rowNumber = rows.length + 1;

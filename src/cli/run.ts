@@ -4,11 +4,8 @@ import { CliFailure, UsageError } from './args';
 import { writeLine, type CliIo, type Command } from './command';
 import { COMMANDS } from './commands';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-/** Interrupted by Ctrl-C (128 + SIGINT), the shell convention. */
-export const EXIT_INTERRUPTED = 130;
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './exitCodes';
+export { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE };
 
 export function topLevelHelp(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -36,7 +36,6 @@ export function deviceAttempts(preference: DevicePreference): DeviceAttempt[] {
 
 /** Removes ANSI colour codes (ORT colours its log lines, and some of them end up in error messages). */
 function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*m/g, '');
 }
 
@@ -71,6 +70,11 @@ export function explainCudaFailure(error: unknown): string {
     if (/cudnn/i.test(library)) return `cuDNN not found (${library}) — ${GPU_SETUP_HINT}`;
     if (/cublas|cudart|cufft|curand/i.test(library)) return `CUDA 12 runtime not found (${library}) — ${GPU_SETUP_HINT}`;
     return `${library} not found — ${GPU_SETUP_HINT}`;
+  }
+  // onnxruntime-node's own message when the provider library, or a CUDA/cuDNN library it needs, does not load. Which one
+  // is only written to ORT's log, so the reason names both possibilities.
+  if (/AppendExecutionProvider_Cuda: Failed to load shared library/i.test(text)) {
+    return `the CUDA execution provider or a library it needs could not be loaded — ${GPU_SETUP_HINT}`;
   }
   if (/no CUDA-capable device|cudaErrorNoDevice|CUDA driver version is insufficient|cudaErrorInsufficientDriver/i.test(text)) {
     return `no usable NVIDIA GPU or driver (${shortErrorLine(error)})`;

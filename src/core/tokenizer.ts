@@ -11,6 +11,15 @@ export const CLIP_CONTEXT_LENGTH = 77;
 export const CLIP_MERGE_COUNT = 49152 - 256 - 2;
 
 const END_OF_WORD = '</w>';
+/** Words with more byte symbols than this use the heap merge (the simple loop is quadratic). */
+const LONG_WORD_SYMBOLS = 64;
+/** Longer pre-tokens are not cached. */
+const CACHEABLE_WORD_CHARS = 256;
+/**
+ * In encode(), a pre-token longer than this is cut before BPE: 76 tokens of at most 64 characters (the longest CLIP
+ * token) fit well inside it, so the kept tokens are unaffected, and a megabyte-long hostile "word" costs nothing.
+ */
+const MAX_ENCODED_WORD_CHARS = 8192;
 
 // Python's `str.isspace()` set, which OpenAI's `re.sub(r'\s+', ' ', text)` collapses. JS `\s` differs
 // (it adds U+FEFF and lacks U+001C–U+001F and U+0085), so the class is spelled out.
@@ -45,7 +54,20 @@ function byteToUnicodeTable(): { charOfByte: string[]; order: number[] } {
 }
 
 const { charOfByte: BYTE_TO_CHAR, order: BYTE_ORDER } = byteToUnicodeTable();
-const UTF8 = new TextEncoder();
+
+/** UTF-8 bytes of a string (src/core has no TextEncoder type); lone surrogates become U+FFFD like TextEncoder. */
+function utf8Bytes(text: string): number[] {
+  const bytes: number[] = [];
+  for (const char of text) {
+    let cp = char.codePointAt(0) ?? 0xfffd;
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    if (cp < 0x80) bytes.push(cp);
+    else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return bytes;
+}
 
 /** Applies the cleanup OpenAI's tokenizer applies before splitting (ftfy and html.unescape excepted; see docs/preprocessing.md). */
 export function cleanCaption(text: string): string {
@@ -185,7 +207,8 @@ export class ClipTokenizer {
     let written = 1;
     const last = contextLength - 1;
     outer: for (const match of cleanCaption(text).matchAll(CLIP_SPLIT)) {
-      for (const id of this.bpeWord(match[0])) {
+      const word = match[0].length > MAX_ENCODED_WORD_CHARS ? match[0].slice(0, MAX_ENCODED_WORD_CHARS) : match[0];
+      for (const id of this.bpeWord(word)) {
         // OpenAI: tokens[:context_length] then tokens[-1] = eot, i.e. keep contextLength-1 tokens.
         if (written >= last) break outer;
         out[offset + written++] = id;
@@ -202,14 +225,20 @@ export class ClipTokenizer {
     let result: readonly number[];
     if (token === START_OF_TEXT) result = [this.startOfTextId];
     else if (token === END_OF_TEXT) result = [this.endOfTextId];
-    else result = this.mergeSymbols(this.initialSymbols(token));
-    if (this.wordCache.size >= ClipTokenizer.WORD_CACHE_LIMIT) this.wordCache.clear();
-    this.wordCache.set(token, result);
+    else {
+      const symbols = this.initialSymbols(token);
+      result = symbols.length > LONG_WORD_SYMBOLS ? this.mergeSymbolsHeap(symbols) : this.mergeSymbols(symbols);
+    }
+    // Long words are rare in real captions and would only fill the cache (hostile input can be megabytes).
+    if (token.length <= CACHEABLE_WORD_CHARS) {
+      if (this.wordCache.size >= ClipTokenizer.WORD_CACHE_LIMIT) this.wordCache.clear();
+      this.wordCache.set(token, result);
+    }
     return result;
   }
 
   private initialSymbols(token: string): number[] {
-    const bytes = UTF8.encode(token);
+    const bytes = utf8Bytes(token);
     const symbols = new Array<number>(bytes.length);
     for (let i = 0; i < bytes.length - 1; i++) symbols[i] = this.byteIds[bytes[i]];
     symbols[bytes.length - 1] = this.byteEndIds[bytes[bytes.length - 1]];
@@ -247,8 +276,110 @@ export class ClipTokenizer {
     return word;
   }
 
+  /**
+   * The same merges as mergeSymbols in O(n log n) for long words: a min-heap of (rank, position) over a linked list.
+   * Equivalent because a merge never creates a pair of its own rank (the merged symbol is new), so merging the
+   * occurrences of the best pair one at a time, leftmost first, is what OpenAI's "all occurrences left to right" does.
+   */
+  private mergeSymbolsHeap(symbols: number[]): number[] {
+    const n = symbols.length;
+    const symbol = Int32Array.from(symbols);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const alive = new Uint8Array(n).fill(1);
+    const heap = new PairHeap();
+    const push = (left: number): void => {
+      const right = next[left];
+      if (right < 0) return;
+      const rule = this.mergeRules.get(symbol[left] * this.vocabSize + symbol[right]);
+      if (rule) heap.push(rule.rank, left, symbol[left], symbol[right]);
+    };
+    for (let i = 0; i < n - 1; i++) push(i);
+    while (heap.size > 0) {
+      const entry = heap.pop();
+      const left = entry.position;
+      const right = alive[left] ? next[left] : -1;
+      // Stale entries: a side was merged away or changed since the pair was pushed.
+      if (right < 0 || symbol[left] !== entry.left || symbol[right] !== entry.right) continue;
+      const rule = this.mergeRules.get(entry.left * this.vocabSize + entry.right);
+      if (!rule || rule.rank !== entry.rank) continue;
+      symbol[left] = rule.merged;
+      alive[right] = 0;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      if (prev[left] >= 0) push(prev[left]);
+      push(left);
+    }
+    const out: number[] = [];
+    for (let i = 0; i >= 0; i = next[i]) out.push(symbol[i]);
+    return out;
+  }
+
+  /** Both BPE merge strategies on one word (for the equivalence test). */
+  bpeBothWays(word: string): { simple: number[]; heap: number[] } {
+    const symbols = this.initialSymbols(word);
+    return { simple: this.mergeSymbols([...symbols]), heap: this.mergeSymbolsHeap([...symbols]) };
+  }
+
   /** Vocabulary id of a symbol, if present (for tests and diagnostics). */
   idOfSymbol(symbol: string): number | undefined {
     return this.idOf.get(symbol);
+  }
+}
+
+interface PairEntry {
+  rank: number;
+  position: number;
+  left: number;
+  right: number;
+}
+
+/** Binary min-heap on (rank, position): lowest rank first, leftmost first among equal ranks. */
+class PairHeap {
+  private readonly items: PairEntry[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(rank: number, position: number, left: number, right: number): void {
+    const items = this.items;
+    items.push({ rank, position, left, right });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!PairHeap.before(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): PairEntry {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop() as PairEntry;
+    if (items.length > 0) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < items.length && PairHeap.before(items[left], items[smallest])) smallest = left;
+        if (right < items.length && PairHeap.before(items[right], items[smallest])) smallest = right;
+        if (smallest === i) break;
+        [items[i], items[smallest]] = [items[smallest], items[i]];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+
+  private static before(a: PairEntry, b: PairEntry): boolean {
+    return a.rank < b.rank || (a.rank === b.rank && a.position < b.position);
   }
 }

@@ -23,6 +23,9 @@ export interface ScanOptions {
   compat: NeighbourMapping;
   layout?: string;
   manifest?: string;
+  /** Manifest column names, when the guess is wrong. */
+  imageColumn?: string;
+  captionColumn?: string;
   /** Root of all caches (embeddings, thumbnails, results). Never inside the dataset. */
   cacheDir?: string;
 }
@@ -78,6 +81,7 @@ export type BackendToHost =
  *   summary.json  – ScanSummary
  *   results.jsonl – one SampleResult per line, in dataset order
  *   ids.jsonl, image_embeddings.npy, text_embeddings.npy, batches.npy – for neighbour look-ups
+ *   samples.jsonl – every sample's id, image, caption, owned files and container (deletion lists, manifests)
  */
 export const RESULTS_FILES = {
   summary: 'summary.json',
@@ -86,6 +90,7 @@ export const RESULTS_FILES = {
   imageEmbeddings: 'image_embeddings.npy',
   textEmbeddings: 'text_embeddings.npy',
   batches: 'batches.npy',
+  samples: 'samples.jsonl',
 } as const;
 
 export type { SampleResult };

@@ -67,7 +67,6 @@ function expectOneOf<T extends string>(value: unknown, what: string, allowed: re
 function expectSampleId(value: unknown, what: string): string {
   const id = expectString(value, what, MESSAGE_LIMITS.idLength);
   if (id.length === 0) fail(`${what} is empty`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(id)) fail(`${what} contains control characters`);
   return id;
 }
@@ -188,4 +187,24 @@ export function findUnknownIds(ids: readonly string[], known: ReadonlySet<string
     }
   }
   return unknown;
+}
+
+/** The sample ids a message refers to: each must belong to the scan the panel owns before the host acts on it. */
+export function sampleIdsNamedBy(message: WebviewToHost): readonly string[] {
+  switch (message.type) {
+    case 'requestThumbnails':
+    case 'setMarked':
+      return message.ids;
+    case 'requestNeighbours':
+      return [message.id];
+    case 'ready':
+    case 'applyDeletions':
+    case 'undoDeletion':
+    case 'export':
+    case 'saveState':
+    case 'rescan':
+      return [];
+    default:
+      return assertNever(message, 'webview message');
+  }
 }

@@ -58,3 +58,12 @@ export function formatScore(value: number | null | undefined): string {
   if (abs !== 0 && (abs < 1e-3 || abs >= 1e5)) return value.toExponential(2);
   return value.toFixed(abs >= 100 ? 1 : 3);
 }
+
+/**
+ * Makes invisible formatting characters visible. Bidi overrides/isolates and zero-width characters in hostile captions
+ * or file names can disguise text (e.g. "photo\u202Egnp.exe" displays as "photoexe.png"); people judging what to delete
+ * must see what is really there.
+ */
+export function visibleText(text: string): string {
+  return text.replace(/[\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF\u061C]/g, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}]`);
+}

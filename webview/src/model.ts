@@ -3,7 +3,7 @@
  * Flagging goes through src/core/flags.ts so the panel, the Explorer badges and "mark all flagged" always agree.
  */
 import { flaggedMask, suspicionThreshold, suspicionValue } from '../../src/core/flags';
-import { suspicionOf, type FlagPolicy, type SampleResult, type ScoreKey } from '../../src/core/types';
+import { SCORE_KEYS, suspicionOf, type FlagPolicy, type SampleResult, type ScoreKey } from '../../src/core/types';
 import type { PanelState } from '../../src/protocol/webview';
 
 export type PanelFilter = PanelState['filter'];
@@ -192,4 +192,41 @@ export class ResultsModel {
     }
     this.visible = Int32Array.from(kept);
   }
+}
+
+const VIEWS: readonly PanelState['view'][] = ['grid', 'table'];
+
+function isScoreKey(value: unknown): value is ScoreKey {
+  return typeof value === 'string' && (SCORE_KEYS as readonly string[]).includes(value);
+}
+
+function sanitizePolicy(value: unknown, fallbackDetector: ScoreKey): FlagPolicy {
+  const policy = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const detector = isScoreKey(policy.detector) ? policy.detector : fallbackDetector;
+  if (policy.kind === 'risky') return { kind: 'risky' };
+  if (policy.kind === 'threshold' && typeof policy.threshold === 'number' && Number.isFinite(policy.threshold)) {
+    return { kind: 'threshold', detector, threshold: policy.threshold };
+  }
+  const percent = typeof policy.percent === 'number' && Number.isFinite(policy.percent) ? Math.min(100, Math.max(0, policy.percent)) : 1;
+  return { kind: 'top-percent', detector, percent };
+}
+
+/** A PanelState from storage or the host, with every field checked and defaulted (stored state may be from an older version). */
+export function sanitizeState(value: unknown): PanelState {
+  const state = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const filter = (typeof state.filter === 'object' && state.filter !== null ? state.filter : {}) as Record<string, unknown>;
+  const sortBy = isScoreKey(state.sortBy) ? state.sortBy : DEFAULT_PANEL_STATE.sortBy;
+  const flag = (name: keyof Omit<PanelFilter, 'search'>): boolean => filter[name] === true;
+  return {
+    sortBy,
+    policy: sanitizePolicy(state.policy, sortBy),
+    view: VIEWS.find((view) => view === state.view) ?? DEFAULT_PANEL_STATE.view,
+    filter: {
+      flaggedOnly: flag('flaggedOnly'),
+      riskyOnly: flag('riskyOnly'),
+      errorsOnly: flag('errorsOnly'),
+      markedOnly: flag('markedOnly'),
+      search: typeof filter.search === 'string' ? filter.search.slice(0, 500) : '',
+    },
+  };
 }

@@ -139,7 +139,7 @@ export class ProtoWriter {
   }
 
   /**
-   * Streams the message to `path` atomically (temp file + rename). Small parts are coalesced into
+   * Streams the message to `path` atomically (temp file + fsync + rename). Small parts are coalesced into
    * buffered writes; lazy parts are produced one at a time so peak memory is the largest single part.
    */
   async writeToFile(path: string): Promise<void> {
@@ -165,6 +165,7 @@ export class ProtoWriter {
         filled += bytes.byteLength;
       }
       await flush();
+      await handle.sync();
       await handle.close();
       await rename(tempPath, path);
     } catch (error) {

@@ -176,6 +176,6 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** posix.normalize without a leading "./", so "./a/b.jpg" and "a/b.jpg" give the same id. */
 export function normaliseRelative(path: string): string {
-  const normal = posix.normalize(path.replace(/\\/g, '/'));
+  const normal = posix.normalize(path);
   return normal.startsWith('./') ? normal.slice(2) : normal;
 }

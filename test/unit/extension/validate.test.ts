@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { findUnknownIds, MESSAGE_LIMITS, parseWebviewMessage } from '../../../src/protocol/validate';
+import { findUnknownIds, MESSAGE_LIMITS, parseWebviewMessage, sampleIdsNamedBy } from '../../../src/protocol/validate';
 import type { PanelState } from '../../../src/protocol/webview';
 
 const goodState: PanelState = {
@@ -108,5 +108,23 @@ describe('findUnknownIds', () => {
     assert.deepEqual(findUnknownIds(['/etc/passwd', 'a/b.jpg', '../a/b.jpg', 'a/./b.jpg', 'A/B.JPG'], known), ['/etc/passwd', '../a/b.jpg', 'a/./b.jpg', 'A/B.JPG']);
     const many = Array.from({ length: 50 }, (_, i) => `x${i}`);
     assert.equal(findUnknownIds(many, known).length, 5);
+  });
+});
+
+describe('ownership check of a parsed message', () => {
+  const known = new Set(['a/b.jpg']);
+  const unknownIn = (raw: unknown): string[] => {
+    const parsed = parseWebviewMessage(raw);
+    assert.ok(parsed.ok);
+    return findUnknownIds(sampleIdsNamedBy(parsed.message), known);
+  };
+  it('refuses marking or previewing a path that is not a sample of the scan', () => {
+    assert.deepEqual(unknownIn({ type: 'setMarked', ids: ['a/b.jpg', '/home/user/.ssh/id_rsa'], marked: true }), ['/home/user/.ssh/id_rsa']);
+    assert.deepEqual(unknownIn({ type: 'requestThumbnails', ids: ['../../etc/shadow'] }), ['../../etc/shadow']);
+    assert.deepEqual(unknownIn({ type: 'requestNeighbours', id: 'a/b.jpg/..' }), ['a/b.jpg/..']);
+  });
+  it('lets messages without ids and known ids through', () => {
+    assert.deepEqual(unknownIn({ type: 'applyDeletions' }), []);
+    assert.deepEqual(unknownIn({ type: 'setMarked', ids: ['a/b.jpg'], marked: false }), []);
   });
 });

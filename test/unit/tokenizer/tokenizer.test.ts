@@ -128,6 +128,27 @@ describe('ClipTokenizer', () => {
     }
   });
 
+  it('the heap merge (long words) equals the simple merge loop', () => {
+    let state = 99;
+    const next = (n: number): number => (state = (state * 1103515245 + 12345) % 2147483648) % n;
+    const alphabet = ['a', 'b', 'e', 'n', 'r', 's', 't', 'é', '🐶', '-', 'q'];
+    for (let trial = 0; trial < 200; trial++) {
+      let word = '';
+      const length = 1 + next(300);
+      for (let i = 0; i < length; i++) word += alphabet[next(trial % 2 === 0 ? 4 : alphabet.length)];
+      const { simple, heap } = tokenizer.bpeBothWays(word);
+      assert.deepEqual(heap, simple, word);
+    }
+  });
+
+  it('encodes a megabyte-long hostile caption quickly and correctly shaped', () => {
+    const ids = tokenizer.encode('x'.repeat(1_000_000) + ' ' + '🐶'.repeat(100_000));
+    assert.equal(ids.length, 77);
+    assert.equal(ids[76], EOT);
+    // A long word's first tokens are the same whether or not it is cut at 8192 characters.
+    assert.deepEqual(Array.from(ids.slice(0, 76)), [49406, ...tokenizer.encodeTokens('x'.repeat(20_000)).slice(0, 75)]);
+  });
+
   it('rejects a malformed merges line', () => {
     assert.throws(() => ClipTokenizer.fromMerges(['#version: 0.2', 'i n', 'bad']), /Malformed BPE merge line/);
   });

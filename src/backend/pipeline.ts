@@ -9,7 +9,7 @@
  * - Nothing is ever written inside the dataset folder: the cache, the results and --save-embeddings must be outside it.
  *
  * The heavy parts (readers, model, tokenizer, preprocessing, scoring) are injected as ScanDependencies, so that this
- * file holds only the orchestration; scanDeps.ts wires the real ones.
+ * file holds only the orchestration; callers pass scanDeps.ts's realScanDependencies (tests may pass others).
  */
 import { realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -5,7 +5,7 @@
  * session creation throw. So the embedder tries the attempts below in order, and the first one that opens wins.
  * This module is pure; the caller supplies the function that actually opens sessions.
  */
-import type { Device, DevicePreference } from '../protocol/backend';
+import type { Device, DevicePreference } from './types';
 
 /** Execution-provider names as onnxruntime-node spells them. */
 export type ExecutionProviderName = 'cuda' | 'cpu';

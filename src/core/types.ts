@@ -1,5 +1,9 @@
 /** Shared result types. Pure data: safe to import from core, backend, extension and webview. */
 
+/** Where the CLIP model and the GEMMs run. 'auto' tries CUDA, then the CPU. */
+export type DevicePreference = 'auto' | 'cpu' | 'cuda';
+export type Device = 'cuda' | 'cpu';
+
 export const DETECTOR_NAMES = ['kdist', 'lid', 'slof', 'dao', 'iforest', 'clip', 'gmm'] as const;
 export type DetectorName = (typeof DETECTOR_NAMES)[number];
 

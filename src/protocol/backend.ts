@@ -2,14 +2,13 @@
  * Messages between the extension host and the backend worker process (child_process.fork IPC channel).
  * The CLI runs the same pipeline in-process; only the extension speaks this protocol.
  */
-import type { DetectorName, NeighbourMapping, SampleResult } from '../core/types';
+import type { Device, DevicePreference, DetectorName, NeighbourMapping, SampleResult } from '../core/types';
+export type { Device, DevicePreference };
 
 /** What the results can be exported as. The backend writes every export (atomically, never inside the dataset unless asked). */
 export type ExportFormat = 'csv' | 'jsonl' | 'parquet' | 'deletion-list' | 'clean-manifest' | 'safe-set';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'jsonl', 'parquet', 'deletion-list', 'clean-manifest', 'safe-set'];
 
-export type DevicePreference = 'auto' | 'cpu' | 'cuda';
-export type Device = 'cuda' | 'cpu';
 
 export interface ScanOptions {
   /** Model folder path or a downloadable model name; undefined = use the cached default, else fail with guidance. */

@@ -28,11 +28,14 @@ export interface SessionCreateOptions {
 
 /** Creates an InferenceSession from a model file path or in-memory model bytes, applying the device fallback. */
 export async function createSessionWithFallback(model: string | Uint8Array, options: SessionCreateOptions = {}): Promise<SessionWithDevice> {
+  quietRuntimeLog();
   const preference = options.device ?? 'cpu';
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: options.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    // Spinning worker threads keep burning a core between runs, starving sharp's decoding and the JS top-k selection.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const choice = await openWithDevicePolicy(preference, (attempt) => {
     const sessionOptions: ort.InferenceSession.SessionOptions = { ...base, executionProviders: [...attempt.providers] };
@@ -45,4 +48,18 @@ export async function createSessionWithFallback(model: string | Uint8Array, opti
     reason: choice.reason,
     ...(cudaWanted && choice.device === 'cpu' ? { fallbackReason: choice.reason } : {}),
   };
+}
+
+let runtimeLogConfigured = false;
+
+/**
+ * A failed CUDA probe makes onnxruntime print a coloured error line before our fallback reports it in plain words.
+ * The level is global and fixed at the first session, so set it once; BACKDOOR_SCAN_ORT_LOG=warning restores the detail.
+ */
+function quietRuntimeLog(): void {
+  if (runtimeLogConfigured) return;
+  runtimeLogConfigured = true;
+  const requested = process.env.BACKDOOR_SCAN_ORT_LOG;
+  const levels = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
+  ort.env.logLevel = levels.find((level) => level === requested) ?? 'fatal';
 }

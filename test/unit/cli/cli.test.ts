@@ -6,7 +6,8 @@ import { encodeNpy } from '../../../src/core/npy';
 import { createRng } from '../../../src/core/rng';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../../src/cli/run';
-import { removeTempDirs, syntheticDataset, tempDir } from '../pipeline/fixtures';
+import { startFakeHub } from '../models/fakeHub';
+import { removeTempDirs, syntheticDataset, tempDir, tinyModel } from '../pipeline/fixtures';
 
 /** The CLI in-process (same dispatcher and exit codes as the binary), for the many quick usage checks. */
 async function cliInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -24,6 +25,16 @@ const BIN = resolve(__dirname, '../../../../bin/backdoor-scan.js');
 function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): { code: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [BIN, ...args], { input: options.input, encoding: 'utf8', env: { ...process.env, ...options.env }, timeout: 60_000 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The binary without blocking the event loop (a server in this process must keep answering). */
+function cliAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  return new Promise((resolvePromise) => child.on('close', (code) => resolvePromise({ code, stdout, stderr })));
 }
 
 /** 300 pairs in 16-d; the first 3 images and captions are far outliers, so k-dist must rank them first. */
@@ -249,5 +260,29 @@ describe('backdoor-scan CLI', function () {
     const done = JSON.parse(again.stderr.trim().split('\n').filter((l) => l.includes('"event":"done"'))[0]) as { summary: { cachedImages: number; embeddedImages: number } };
     assert.ok(done.summary.cachedImages > 0, 'nothing was kept in the cache');
     assert.equal(done.summary.cachedImages + done.summary.embeddedImages, 300);
+  });
+
+  it('downloads a model from a hub (127.0.0.1) into the cache and lists it', async () => {
+    const model = await tinyModel();
+    const hub = await startFakeHub();
+    try {
+      const files = new Map<string, Buffer>();
+      for (const path of ['onnx/vision_model.onnx', 'onnx/text_model.onnx', 'config.json', 'preprocessor_config.json']) files.set(path, readFileSync(join(model, path)));
+      hub.repos.set('acme/tiny-clip', files);
+      const cache = tempDir('hub-cache');
+      const download = await cliAsync(['model', 'download', 'acme/tiny-clip', '--cache', cache], { HF_ENDPOINT: hub.endpoint });
+      assert.equal(download.code, 0, download.stderr);
+      const dir = download.stdout.trim();
+      assert.ok(dir.startsWith(cache));
+      assert.deepEqual(readFileSync(join(dir, 'onnx/vision_model.onnx')), files.get('onnx/vision_model.onnx'));
+      const list = cli(['model', 'list', '--cache', cache]);
+      assert.equal(list.code, 0);
+      assert.match(list.stdout, /^acme\/tiny-clip {2}\[fp32\]/m);
+      const unknown = await cliAsync(['model', 'download', 'acme/missing', '--cache', cache], { HF_ENDPOINT: hub.endpoint });
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /acme\/missing/);
+    } finally {
+      await hub.close();
+    }
   });
 });

@@ -40,10 +40,19 @@ export function panelCsp(cspSource: string, nonce: string): string {
   ].join('; ') + ';';
 }
 
+/**
+ * VS Code's cspSource is a space-separated source list (desktop: `'self' https://*.vscode-cdn.net`). Accept only
+ * `'self'` and scheme/host sources, so nothing can add a directive (`;`) or a keyword such as 'unsafe-inline'.
+ */
+export function isSafeCspSourceList(cspSource: string): boolean {
+  const tokens = cspSource.split(' ');
+  return tokens.length > 0 && tokens.every((token) => token === "'self'" || /^[a-z][a-z0-9+.-]*:(\/\/[A-Za-z0-9*+._:~%/-]+)?$/.test(token));
+}
+
 export function renderPanelHtml(options: PanelHtmlOptions): string {
   // A nonce or source with quotes or spaces could break out of the policy; refuse rather than emit a weaker CSP.
   if (!/^[A-Za-z0-9_-]+$/.test(options.nonce)) throw new Error('renderPanelHtml: the nonce must be URL-safe base64');
-  if (/[;'"\s]/.test(options.cspSource)) throw new Error('renderPanelHtml: invalid cspSource');
+  if (!isSafeCspSourceList(options.cspSource)) throw new Error('renderPanelHtml: invalid cspSource');
   const attr = escapeHtml;
   return `<!DOCTYPE html>
 <html lang="en">

@@ -125,9 +125,14 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     }, 120_000, 100);
   }
 
+  /** Waits for the results panel of a dataset; an unexpected error notification meanwhile fails at once. */
   async function waitForPanel(name, timeoutMs = 180_000) {
     const frame = panelFrame(page);
-    await frame.locator('.summary-title', { hasText: new RegExp(`/${name}$`) }).waitFor({ timeout: timeoutMs });
+    const title = frame.locator('.summary-title', { hasText: new RegExp(`/${name}$`) });
+    await waitUntil(`the results panel of ${name}`, async () => {
+      await assertNoUnexpectedProblems();
+      return title.isVisible().catch(() => false);
+    }, timeoutMs, 500);
     await frame.locator('[data-sample-id]').first().waitFor({ timeout: 30_000 });
     return frame;
   }
@@ -171,11 +176,13 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     }
     const hostile = dataset('hostile');
     mkdirSync(hostile);
-    const images = readdirSync(clean).filter((f) => f.endsWith('.jpg')).slice(0, 24);
+    // The whole clean set (the default LID k = 64 needs a batch of more than 65), with hostile captions on the first 24.
+    const images = readdirSync(clean).filter((f) => f.endsWith('.jpg'));
     images.forEach((image, i) => {
       const stem = i === 0 ? '"><img src=x onerror=alert(2)>' : image.replace(/\.jpg$/, '');
       cpSync(join(clean, image), join(hostile, `${stem}.jpg`));
-      writeFileSync(join(hostile, `${stem}.txt`), HOSTILE_CAPTIONS[i % HOSTILE_CAPTIONS.length]);
+      const caption = i < 24 ? HOSTILE_CAPTIONS[i % HOSTILE_CAPTIONS.length] : readFileSync(join(clean, image.replace(/\.jpg$/, '.txt')), 'utf8');
+      writeFileSync(join(hostile, `${stem}.txt`), caption);
     });
 
     profile = prepareProfile(codeServerDir, vsixPath, {
@@ -184,12 +191,6 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
       'backdoorScanner.device': 'cpu',
       'backdoorScanner.flagPolicy': { kind: 'top-percent', detector: 'dao', percent: 5 },
     }, work);
-    if (process.env.E2E_DEV_PATCH_CSP === '1') {
-      // DEV ONLY (removed before delivery): accept code-server's multi-token cspSource until panelHtml.ts is fixed.
-      const ext = readdirSync(profile.extensionsDir).find((n) => n.startsWith('clip-backdoor-scanner'));
-      const file = join(profile.extensionsDir, ext, 'dist', 'extension.js');
-      writeFileSync(file, readFileSync(file, 'utf8').replace('if (/[;\'"\\s]/.test(options.cspSource))', 'if (/[;"\\n]/.test(options.cspSource))'));
-    }
     server = await startCodeServer(codeServerDir, profile, workspace);
     browser = await launchBrowser();
     page = await openWorkbench(browser, server.url);
@@ -367,22 +368,28 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     await sleep(1000);
     const report = await frame.locator('html').evaluate((root) => {
       const all = [...root.querySelectorAll('*')];
-      const expectedTags = new Set(); // none: no element a caption could inject
       return {
         injectedFlag: typeof window.__e2eInjected !== 'undefined',
-        scriptsWithoutNonce: [...root.querySelectorAll('script')].filter((s) => !s.nonce).map((s) => s.outerHTML.slice(0, 120)),
+        // VS Code itself injects one script (acquireVsCodeApi) before ours; every other script must carry our nonce.
+        scriptsWithoutNonce: [...root.querySelectorAll('script')].filter((s) => !s.nonce && s.id !== '_vscodeApiScript').map((s) => s.outerHTML.slice(0, 120)),
         scripts: root.querySelectorAll('script').length,
         imgX: root.querySelectorAll('img[src="x"]').length,
         foreignImages: [...root.querySelectorAll('img[src]')].map((i) => i.getAttribute('src')).filter((src) => !/^https?:\/\//.test(src)),
         handlers: all.filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).map((el) => el.outerHTML.slice(0, 120)),
-        dangerous: all.filter((el) => ['IFRAME', 'OBJECT', 'EMBED', 'SVG', 'svg', 'STYLE', 'A', 'B'].includes(el.tagName) || expectedTags.has(el.tagName)).map((el) => el.tagName),
+        // Text-only nodes: every element that shows a caption, id or file name must have no child elements at all.
+        dangerous: [
+          ...all.filter((el) => ['IFRAME', 'OBJECT', 'EMBED', 'A'].includes(el.tagName)).map((el) => el.outerHTML.slice(0, 120)),
+          ...all.filter((el) => el.tagName === 'STYLE' && el.textContent.includes('display:none')).map((el) => el.outerHTML.slice(0, 120)),
+          ...[...root.querySelectorAll('.card-caption, .detail-caption, .neighbour-caption, .detail-title, .detail-path, .cell-caption, .cell-id')]
+            .filter((el) => el.children.length > 0).map((el) => el.outerHTML.slice(0, 120)),
+        ],
         javascriptUrls: all.filter((el) => [...el.attributes].some((a) => /^\s*javascript:/i.test(a.value))).map((el) => el.outerHTML.slice(0, 120)),
         captionTexts: [...root.querySelectorAll('.card-caption, .detail-caption, .neighbour-caption')].map((el) => el.textContent),
       };
     });
     assert.equal(report.injectedFlag, false, 'a hostile caption ran script');
     assert.deepEqual(report.scriptsWithoutNonce, [], 'a script without the nonce is in the panel');
-    assert.equal(report.scripts, 2, 'only the toolkit and panel scripts may exist');
+    assert.equal(report.scripts, 3, "only VS Code's API script and the toolkit and panel scripts may exist");
     assert.equal(report.imgX, 0, 'an <img src=x> was injected');
     assert.deepEqual(report.foreignImages, [], 'an image with a non-webview source');
     assert.deepEqual(report.handlers, [], 'an element with an inline event handler');

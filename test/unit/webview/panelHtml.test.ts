@@ -47,6 +47,12 @@ describe('renderPanelHtml', () => {
   it('refuses a nonce or CSP source that could break out of the policy', () => {
     assert.throws(() => renderPanelHtml({ ...options, nonce: "x' 'unsafe-inline" }), /nonce/);
     assert.throws(() => renderPanelHtml({ ...options, cspSource: "https://a; script-src 'unsafe-inline'" }), /cspSource/);
+    assert.throws(() => renderPanelHtml({ ...options, cspSource: "'self' 'unsafe-inline'" }), /cspSource/);
+    assert.throws(() => renderPanelHtml({ ...options, cspSource: 'https://a\nscript-src *' }), /cspSource/);
+    assert.throws(() => renderPanelHtml({ ...options, cspSource: 'https://a "x' }), /cspSource/);
+    // VS Code desktop's real value is a source list; it must be accepted as is.
+    const desktop = "'self' https://*.vscode-cdn.net";
+    assert.match(renderPanelHtml({ ...options, cspSource: desktop }), /img-src &#39;self&#39; https:\/\/\*\.vscode-cdn\.net data:/);
   });
 
   it('creates fresh URL-safe nonces of 128 bits', () => {

@@ -215,6 +215,7 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     console.log(`    activation event (exthost.log): ${figures.activationEvent ?? 'not found'}`);
     console.log(`    right-click → progress notification: ${figures.clickToProgressMs ?? '?'} ms; → panel with previews: ${figures.clickToPanelMs ?? '?'} ms`);
     console.log(`    setup (code-server, datasets, profile, workbench): ${figures.setupSeconds?.toFixed(1) ?? '?'} s; suite: ${seconds} s`);
+    console.log(`    after cancel: ${figures.backendsAfterCancel ?? '?'} idle backend(s); rescan resumed with ${figures.resumed ?? '?'}`);
     console.log(`    backend processes left after stop: ${leftover.length}`);
     console.log(`    screenshots: ${artifactsDir}`);
   });
@@ -346,8 +347,12 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     const error = toast(page, 'Backdoor scan failed');
     await error.first().waitFor({ timeout: 30_000 });
     assert.match(await error.first().locator('.notification-list-item-message').textContent(), /stopped unexpectedly \(signal SIGKILL\)/);
+    const retry = error.first().locator('.monaco-button', { hasText: 'Retry' });
+    await retry.waitFor({ state: 'visible', timeout: 10_000 });
+    await error.first().locator('.monaco-button', { hasText: 'Show Log' }).waitFor({ state: 'visible', timeout: 10_000 });
+    await sleep(500); // the toast fades in
     await screenshot(page, '05a-crash-error');
-    await error.first().locator('.monaco-button', { hasText: 'Retry' }).click();
+    await retry.click();
     const frame = await waitForPanel('crash');
     const summary = readSummary(cacheDir, dataset('crash'));
     assert.equal(summary?.sampleCount, 100 * BIG_COPIES);
@@ -423,7 +428,7 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
     await screenshot(page, '07b-running-extensions');
     const logs = join(profile.userDataDir, 'logs');
     const lines = [];
-    const walk = (d) => { for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : e.name === 'exthost.log' && lines.push(...readFileSync(join(d, e.name), 'utf8').split('\n')); };
+    const walk = (d) => { for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : /exthost\.log$/i.test(e.name) && lines.push(...readFileSync(join(d, e.name), 'utf8').split('\n')); };
     if (existsSync(logs)) walk(logs);
     figures.activationEvent = lines.filter((l) => l.includes('_doActivateExtension clip-backdoor-scanner')).map((l) => l.replace(/^.*activationEvent: /, '')).join('; ') || undefined;
   });

@@ -3,11 +3,10 @@
 //   node scripts/bench/onnx-models.mjs --batches 8,16,32    other batch sizes
 //   node scripts/bench/onnx-models.mjs --gemm-only          skip the model towers
 // The vit-b-32 model (~600 MB) is synthesised once into .bench/models/vit-b-32 (gitignored) and reused.
-import { build } from 'esbuild';
 import { existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { bundleExports } from '../lib/bundle.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -16,27 +15,12 @@ const value = (name) => {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : undefined;
 };
 
-const libFile = join(root, 'out/bench/onnx-lib.cjs');
-await build({
-  stdin: {
-    contents: [
+const lib = await bundleExports('onnx-models-lib', [
       "export { createOrtGemmEngine } from './src/backend/ortGemm';",
       "export { synthesizeClipModel, CLIP_PRESETS } from './src/backend/onnx/clipSynth';",
       "export { createSessionWithFallback } from './src/backend/onnx/session';",
       "export { Tensor } from 'onnxruntime-node';",
-    ].join('\n'),
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: libFile,
-  external: ['onnxruntime-node'],
-  logLevel: 'warning',
-});
-const lib = createRequire(import.meta.url)(libFile);
+], ['onnxruntime-node']);
 
 function seededFloats(count, seed) {
   let state = seed >>> 0 || 1;

@@ -6,11 +6,10 @@
 //   node scripts/bench/pipeline.mjs [--count 128] [--rounds 2] [--keep]
 // The model (~600 MB) is synthesised once into .bench/models/vit-b-32 (gitignored, shared with onnx-models.mjs);
 // the dataset and caches go to a temp folder that is removed at the end (unless --keep).
-import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleExports } from '../lib/bundle.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -21,10 +20,7 @@ const value = (name) => {
 const count = Number(value('--count') ?? 128);
 const rounds = Number(value('--rounds') ?? 2);
 
-const libFile = join(root, 'out/bench/pipeline-lib.cjs');
-await build({
-  stdin: {
-    contents: [
+const lib = await bundleExports('pipeline-lib', [
       "export { synthesizeClipModel } from './src/backend/onnx/clipSynth';",
       "export { generateSyntheticDataset } from './src/backend/syntheticDataset';",
       "export { openClipModel } from './src/backend/embedder';",
@@ -33,19 +29,7 @@ await build({
       "export { runScan } from './src/backend/pipeline';",
       "export { realScanDependencies } from './src/backend/scanDeps';",
       "export { DEFAULT_SCORE_OPTIONS, DETECTOR_NAMES } from './src/core/types';",
-    ].join('\n'),
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: libFile,
-  external: ['onnxruntime-node', 'sharp'],
-  logLevel: 'warning',
-});
-const lib = createRequire(import.meta.url)(libFile);
+], ['onnxruntime-node', 'sharp']);
 
 const modelDir = join(root, '.bench/models/vit-b-32');
 if (!existsSync(join(modelDir, 'onnx/vision_model.onnx')) || !existsSync(join(modelDir, 'onnx/text_model.onnx'))) {

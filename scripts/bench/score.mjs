@@ -4,12 +4,11 @@
 //   node scripts/bench/score.mjs --sizes 8192    other sizes
 //   node scripts/bench/score.mjs --scale [N]     one run of N (default 1,000,000) pairs, all detectors; wall time + peak RSS
 // The NumPy reference (scripts/bench/numpy_score_reference.py) runs through /usr/bin/python3 when numpy imports.
-import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleExports } from '../lib/bundle.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -21,28 +20,13 @@ const value = (name) => {
 
 // Bundle the core (and the onnxruntime engine, if present) into out/bench.
 const hasOrt = existsSync(join(root, 'src/backend/ortGemm.ts'));
-const libFile = join(root, 'out/bench/score-lib.cjs');
-await build({
-  stdin: {
-    contents: [
+const lib = await bundleExports('score-lib', [
       "export { scoreEmbeddings } from './src/core/scoring';",
       "export { jsGemmEngine } from './src/core/jsGemm';",
       "export { encodeNpy } from './src/core/npy';",
       "export { DEFAULT_SCORE_OPTIONS } from './src/core/types';",
       hasOrt ? "export { createOrtGemmEngine } from './src/backend/ortGemm';" : 'export const createOrtGemmEngine = undefined;',
-    ].join('\n'),
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: libFile,
-  external: ['onnxruntime-node'],
-  logLevel: 'warning',
-});
-const lib = createRequire(import.meta.url)(libFile);
+], ['onnxruntime-node']);
 
 async function makeEngine() {
   if (value('--engine') !== 'js' && lib.createOrtGemmEngine) {

@@ -14,6 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from './output';
 
 const MAGIC = 0x43455342; // "BSEC" read as little-endian u32
 const VERSION = 1;
@@ -178,7 +179,7 @@ export class EmbeddingCache {
     this.pendingDigests = [];
     this.pendingVectors = [];
     const name = `chunk-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}${CHUNK_SUFFIX}`;
-    await writeDurable(join(this.dir, name), encodeChunk(digests, vectors, this.dim));
+    await writeFileAtomic(join(this.dir, name), encodeChunk(digests, vectors, this.dim));
     this.chunkFiles.push(name);
   }
 
@@ -189,7 +190,7 @@ export class EmbeddingCache {
     const merged = [...this.entries.entries()];
     const name = `chunk-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}${CHUNK_SUFFIX}`;
     const dim = this.dim;
-    await writeDurable(
+    await writeFileAtomic(
       join(this.dir, name),
       encodeChunk(
         merged.map(([hex]) => Buffer.from(hex, 'hex')),
@@ -201,16 +202,4 @@ export class EmbeddingCache {
     this.chunkFiles = [name];
     await Promise.all(old.map((n) => rm(join(this.dir, n), { force: true })));
   }
-}
-
-async function writeDurable(path: string, bytes: Buffer): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
 }

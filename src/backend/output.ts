@@ -40,9 +40,7 @@ function tempPathFor(path: string): string {
 
 /** Writes bytes or text to `path` atomically. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = tempPathFor(path);
-  try {
+  await replaceAtomically(path, async (temp) => {
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(data);
@@ -50,6 +48,15 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     } finally {
       await handle.close();
     }
+  });
+}
+
+/** Fills a temporary file beside `path`, then renames it over `path`; on failure the temporary file is removed. */
+async function replaceAtomically(path: string, fill: (temp: string) => Promise<void>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = tempPathFor(path);
+  try {
+    await fill(temp);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -79,15 +86,12 @@ export async function writeLinesTo(stream: Writable, lines: Iterable<string>): P
 
 /** Streams lines into `path` atomically: large result files never sit whole in memory as one string. */
 export async function writeLinesAtomic(path: string, lines: Iterable<string>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = tempPathFor(path);
-  try {
+  await replaceAtomically(path, async (temp) => {
     const stream = createWriteStream(temp);
-    const opened = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     });
-    await opened;
     await writeLinesTo(stream, lines);
     await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
     const handle = await open(temp, 'r+');
@@ -96,11 +100,7 @@ export async function writeLinesAtomic(path: string, lines: Iterable<string>): P
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  });
 }
 
 /** RFC 4180 field quoting. Captions are untrusted: quotes, commas and newlines are escaped, never interpreted. */

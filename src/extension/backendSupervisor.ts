@@ -122,6 +122,8 @@ export class BackendSupervisor implements vscode.Disposable {
         } catch (error) {
           if (error instanceof CancelledError) {
             this.output.info(error.message);
+            // Leave no worker behind after a cancel; the next request (thumbnails, a rescan) starts a fresh one.
+            if (this.activeScans.size === 1) await this.restart();
             return { kind: 'cancelled' } as const;
           }
           const message = error instanceof Error ? error.message : String(error);

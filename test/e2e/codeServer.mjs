@@ -209,16 +209,6 @@ export function backendPids(extensionsDir) {
   return pids;
 }
 
-/** CPU ticks (user + system) a process has used so far, or null when it is gone. */
-export function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return null;
-  }
-}
 
 /** Parent pid of a process, or null when it is gone. */
 export function parentPid(pid) {

@@ -404,7 +404,11 @@ describe('CLIP Backdoor Scanner in a real VS Code (code-server)', function () {
 
   it('7. reload the window → the last results come back without a rescan', async function () {
     const before = readSummary(cacheDir, dataset('hostile'));
-    await page.reload();
+    // Reload through VS Code's own command, as a user would: it runs the shutdown lifecycle that persists open editors
+    // (a bare page reload can race the workbench's storage flush, and then nothing is there to restore).
+    const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+    await runCommand(page, 'Developer: Reload Window');
+    await reloaded;
     await waitForWorkbench(page);
     const frame = await waitForPanel('hostile', 90_000);
     await waitForPreviews(frame, 5);
